@@ -31,6 +31,7 @@ class Check:
     kind: str = ""  # failed: "not-implemented" | "timeout" | "mismatch" | "error" | "load"
     message: str = ""  # one paragraph for the learner
     details: str = ""  # the full traceback (shown with -v)
+    diagnosis: str = ""  # "Likely bug": the explanation of a cataloged bug that matches the output
     error: BaseException | None = field(default=None, repr=False)
 
 
@@ -123,8 +124,13 @@ class _Collector:
 
 
 def grade(exercise: str, impl: str | Path = "exercises", *, own_deps: bool = False,
-          file: Path | None = None, verbose: bool = False, extra_args: list[str] | None = None) -> GradeResult:
-    """Grade one exercise of the folder `impl` (or one explicit `file`)."""
+          file: Path | None = None, verbose: bool = False, diagnose: bool = True,
+          extra_args: list[str] | None = None) -> GradeResult:
+    """Grade one exercise of the folder `impl` (or one explicit `file`).
+
+    With `diagnose`, each failing comparison is matched against the exercise's cataloged
+    bugs, and a match becomes the check's `diagnosis`.
+    """
     entry = catalog.get(exercise)
     impl_dir = paths.resolve_impl(impl)
     graded_file = (file or impl_dir / f"{exercise}.py").resolve()
@@ -147,5 +153,19 @@ def grade(exercise: str, impl: str | Path = "exercises", *, own_deps: bool = Fal
         with redirect_stdout(sink):
             pytest.main(args, plugins=[collector])
     checks = list(collector.checks.values())
+    if diagnose:
+        _diagnose(exercise, checks)
     problems = collector.problems + ([] if checks else [f"no checks ran for {exercise}.{sink.getvalue()}"])
     return GradeResult(exercise, graded_file, checks, problems)
+
+
+def _diagnose(exercise: str, checks: list[Check]) -> None:
+    """Fill in `diagnosis` for failing comparisons (at most one search per distinct message)."""
+    from mlkata.diagnose import diagnosis
+
+    seen: dict[str, str] = {}
+    for check in checks:
+        if check.outcome == "failed" and check.kind == "mismatch" and hasattr(check.error, "rerun"):
+            if check.message not in seen:
+                seen[check.message] = diagnosis(exercise, check.error)
+            check.diagnosis = seen[check.message]

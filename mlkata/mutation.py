@@ -16,6 +16,12 @@ class MutantResult:
     caught: bool
     caught_by: str  # the first failing check's title (empty when the bug survived)
     message: str
+    diagnosis: str  # what the grader's "Likely bug" said about the first failure
+
+    @property
+    def diagnosed(self) -> bool:
+        """The grader named this very bug."""
+        return self.bug.explanation in self.diagnosis
 
 
 def run(exercise: str) -> list[MutantResult]:
@@ -28,8 +34,9 @@ def run(exercise: str) -> list[MutantResult]:
             (folder / f"{exercise}.py").write_text(bugs.mutant_source(bug))
             result = grader.grade(exercise, folder, extra_args=["-x"])
             failed = [c for c in result.checks if c.outcome == "failed"]
-            results.append(MutantResult(bug, bool(failed), failed[0].title if failed else "",
-                                        failed[0].message if failed else ""))
+            first = failed[0] if failed else None
+            results.append(MutantResult(bug, bool(failed), first.title if first else "",
+                                        first.message if first else "", first.diagnosis if first else ""))
     return results
 
 
@@ -37,6 +44,8 @@ def format_scores(results_by_exercise: dict[str, list[MutantResult]]) -> str:
     lines = []
     for exercise, results in results_by_exercise.items():
         caught = sum(r.caught for r in results)
-        lines.append(f"{exercise}: {caught}/{len(results)} cataloged bugs caught")
+        named = sum(r.diagnosed for r in results)
+        lines.append(f"{exercise}: {caught}/{len(results)} cataloged bugs caught, "
+                     f"{named} named by the diagnosis at the first failing check")
         lines += [f"  SURVIVED {r.bug.id}: {r.bug.explanation}" for r in results if not r.caught]
     return "\n".join(lines)

@@ -21,7 +21,11 @@ from mlkata.loader import LearnerCodeError, LearnerModule, load_exercise
 # The "explain" phase re-runs a failing test many times to say which arguments matter: far
 # too slow for an interactive verdict, so no profile here uses it.
 _phases = (Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink)
-_common = dict(deadline=None, phases=_phases, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+# differing_executors: the grader runs the same test classes again in one process (watch
+# mode, mutation testing), which that health check would wrongly flag.
+_common = dict(deadline=None, phases=_phases,
+               suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
+                                      HealthCheck.differing_executors],
                print_blob=True)
 settings.register_profile("check", max_examples=12, derandomize=True, database=None, **_common)
 settings.register_profile("ci", max_examples=25, derandomize=True, database=None, **_common)

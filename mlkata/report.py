@@ -82,9 +82,8 @@ def _describe_failures(bad: list[Check], paint, verbose: bool) -> list[str]:
         shown += 1
         lines.append(_wrap(paint("• " + check.title, "2"), "      "))
         lines.append(_wrap(check.message, "        "))
-        diagnosis = getattr(check, "diagnosis", "")
-        if diagnosis:
-            lines.append(_wrap(paint("Likely bug: ", "33;1") + diagnosis, "        "))
+        if check.diagnosis:
+            lines.append(_wrap(paint("Likely bug: ", "33;1") + check.diagnosis, "        "))
         if verbose and check.details:
             lines.append(textwrap.indent(check.details.rstrip(), "        | "))
     hidden = len(bad) - shown

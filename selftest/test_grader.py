@@ -84,7 +84,7 @@ def test_infinite_loop_times_out_with_a_message(learner_folder):
 
 
 def test_banned_api_fails_the_exercise_with_the_line(learner_folder):
-    source = solution_source("attention").replace("return softmax(scores, dim=-1) @ v", "return torch.softmax(scores, dim=-1) @ v")
+    source = solution_source("attention") + "\n\nbuiltin = torch.nn.functional.softmax  # behaviour unchanged\n"
     result = grade(learner_folder(attention=source))
     failing = [c for c in result.checks if c.outcome == "failed"]
     assert [c.target for c in failing] == ["from scratch"] and "`.softmax`" in failing[0].message

@@ -10,7 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from reference.attention import mha_from_weights, sdpa
-from tests.helpers import assert_close, assert_gradients_match_finite_differences, assert_no_banned_apis, check_call, describe_call, expect_tensor
+from tests.helpers import (assert_close, assert_gradients_match_finite_differences, assert_no_banned_apis, check_call,
+                           check_module_call, expect_tensor)
 from tests.strategies import attention_shapes, batch_dims, bool_masks, float_dtypes, module_sizes, randn, seeds
 
 EXERCISE = "attention"
@@ -171,9 +172,9 @@ class TestMultiHeadAttention:
         d_model, n_heads = sizes
         module = self.make(ex, d_model, n_heads, bias, dtype, seed)
         x = randn((batch, length, d_model), dtype, seed)
-        call = describe_call(f"MultiHeadAttention({d_model}, {n_heads}, bias={bias})", [x], {"is_causal": causal}, ["x"])
         expected = mha_from_weights(module.state_dict(), x, n_heads, is_causal=causal)
-        assert_close(module(x, is_causal=causal), expected, call=call)
+        check_module_call(ex, "MultiHeadAttention", (d_model, n_heads, bias), module, x, is_causal=causal,
+                          expected=expected, names=["x"])
 
     @given(sizes=module_sizes(), length=st.integers(2, 6), seed=seeds, per_head=st.booleans())
     def test_mask(self, ex, sizes, length, seed, per_head):
@@ -185,9 +186,9 @@ class TestMultiHeadAttention:
         mask = torch.rand((2, n_heads if per_head else 1, length, length), generator=g) < 0.7
         mask |= torch.eye(length, dtype=torch.bool)  # every query keeps at least itself
         for causal in (False, True):
-            call = describe_call(f"MultiHeadAttention({d_model}, {n_heads})", [x], {"mask": mask, "is_causal": causal}, ["x"])
-            assert_close(module(x, mask=mask, is_causal=causal),
-                         mha_from_weights(module.state_dict(), x, n_heads, mask=mask, is_causal=causal), call=call)
+            check_module_call(ex, "MultiHeadAttention", (d_model, n_heads), module, x, mask=mask, is_causal=causal,
+                              expected=mha_from_weights(module.state_dict(), x, n_heads, mask=mask, is_causal=causal),
+                              names=["x"])
 
     def test_gradients_reach_every_parameter(self, ex):
         """a backward pass gives every projection a gradient"""

@@ -32,6 +32,27 @@ def run(args: argparse.Namespace) -> int:
     from mlkata import grader, report
 
     exercise, file = split_target(args.exercise, args.impl)
-    result = grader.grade(exercise, args.impl, own_deps=args.own_deps, file=file, verbose=args.verbose)
+    debugging = file is not None and file.parent.name == "debug"
+    # On the debugging track a "Likely bug" diagnosis would give the planted bugs away.
+    result = grader.grade(exercise, args.impl, own_deps=args.own_deps, file=file, verbose=args.verbose,
+                          diagnose=not debugging)
     print(report.format_result(result, color=report.use_color(), verbose=args.verbose))
+    if debugging:
+        print(debug_status(exercise, file, result.ok))
     return 0 if result.ok else 1
+
+
+def debug_status(exercise: str, file: Path, ok: bool) -> str:
+    """How many planted bugs remain in a debugging-track file, without naming them."""
+    from mlkata import debugtrack
+
+    planted = debugtrack.planted(exercise)
+    if not planted or not file.is_file():
+        return "(no record of the planted bugs: `mlkata debug` writes one)"
+    left = len(debugtrack.remaining(exercise, file.read_text()))
+    if ok:
+        return f"All {len(planted)} planted bugs fixed. `mlkata debug {exercise} --seed N` plants a new set."
+    if left == 0:
+        return ("Every planted line has changed, but checks still fail: did a fix introduce a new bug? "
+                f"(`mlkata debug {exercise} --reveal` names the planted ones.)")
+    return f"Planted bugs remaining: {left} of {len(planted)}."
