@@ -85,8 +85,8 @@ def load_exercise(name: str, impl_dir: Path, *, own_deps: bool = False,
         raise LearnerCodeError(f"{paths.display(file)} does not exist: there is nothing to grade "
                                f"for `{name}` (run `mlkata reset {name}` for a fresh stub).")
 
-    digest = hashlib.sha1(f"{file}|{deps_dir}".encode()).hexdigest()[:12]
-    package = f"_mlkata_{digest}"
+    package = _package_name(file, deps_dir)
+    _purge(package)  # a stale or half-imported copy must not be reused
     pkg = ModuleType(package)
     pkg.__path__ = []  # a namespace the finder below fills
     sys.modules[package] = pkg
@@ -110,6 +110,34 @@ def load_exercise(name: str, impl_dir: Path, *, own_deps: bool = False,
         ) from None
     _loaded[key] = LearnerModule(module, file)
     return _loaded[key]
+
+
+def forget(file: str | Path) -> None:
+    """Drop every cached load of `file`, so the next `load_exercise` imports it afresh.
+
+    Watch mode re-grades in one process: without this the edited file would never be
+    re-read. Its private packages (the module and any sibling it imported) and their
+    finders go too, including those of a load that failed.
+    """
+    file = Path(file).resolve()
+    for key in [key for key in _loaded if key[1] == file]:
+        del _loaded[key]
+    stale = {f.package for f in sys.meta_path if isinstance(f, _SiblingFinder) and f.file == file}
+    sys.meta_path[:] = [f for f in sys.meta_path if not (isinstance(f, _SiblingFinder) and f.package in stale)]
+    for name in [n for n in sys.modules if n.split(".")[0] in stale]:
+        del sys.modules[name]
+
+
+def _package_name(file: Path, deps_dir: Path) -> str:
+    return "_mlkata_" + hashlib.sha1(f"{file}|{deps_dir}".encode()).hexdigest()[:12]
+
+
+def _purge(package: str) -> None:
+    """Remove a private package, its modules and its finder from the import system."""
+    for module in [m for m in sys.modules if m == package or m.startswith(package + ".")]:
+        del sys.modules[module]
+    sys.meta_path[:] = [f for f in sys.meta_path
+                        if not (isinstance(f, _SiblingFinder) and f.package == package)]
 
 
 def _describe(err: BaseException, package: str) -> str:
