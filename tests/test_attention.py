@@ -198,6 +198,46 @@ class TestMultiHeadAttention:
             assert p.grad is not None and p.grad.abs().sum() > 0, f"{name} got no gradient"
 
 
+GPU_DTYPES = [torch.float32, torch.bfloat16, torch.float16]
+
+
+def on_cuda(*tensors: torch.Tensor, dtype: torch.dtype) -> list[torch.Tensor]:
+    """Round to `dtype` on the GPU; the float64 CPU copies the oracle sees are rounded the same way."""
+    return [t.to("cuda", dtype) for t in tensors]
+
+
+@pytest.mark.gpu
+@pytest.mark.target("softmax")
+@pytest.mark.parametrize("dtype", GPU_DTYPES)
+def test_softmax_on_cuda(ex, dtype):
+    """on CUDA in float32, bfloat16 and float16: matches the float64 result within that dtype's tolerance"""
+    [x] = on_cuda(randn((4, 33), seed=1, scale=4.0), dtype=dtype)
+    check_call(ex, "softmax", x, expected=torch.softmax(x.double().cpu(), -1).to("cuda", dtype), names=["x"])
+
+
+@pytest.mark.gpu
+@pytest.mark.target("scaled_dot_product_attention")
+@pytest.mark.parametrize("dtype", GPU_DTYPES)
+def test_sdpa_on_cuda(ex, dtype):
+    """on CUDA in float32, bfloat16 and float16, causal with Lq != Lk: matches float64 SDPA within tolerance"""
+    q, k, v = on_cuda(randn((2, 4, 16, 32), seed=1), randn((2, 4, 24, 32), seed=2), randn((2, 4, 24, 16), seed=3), dtype=dtype)
+    expected = sdpa(q.double().cpu(), k.double().cpu(), v.double().cpu(), is_causal=True).to("cuda", dtype)
+    check_call(ex, "scaled_dot_product_attention", q, k, v, is_causal=True, expected=expected, names="qkv")
+
+
+@pytest.mark.gpu
+@pytest.mark.target("MultiHeadAttention")
+@pytest.mark.parametrize("dtype", GPU_DTYPES)
+def test_mha_on_cuda(ex, dtype):
+    """on CUDA in float32, bfloat16 and float16: matches nn.MultiheadAttention in float64 within tolerance"""
+    torch.manual_seed(0)
+    module = ex.MultiHeadAttention(32, 4).to("cuda", dtype)
+    [x] = on_cuda(randn((2, 16, 32), seed=4), dtype=dtype)
+    state64 = {k: v.double().cpu() for k, v in module.state_dict().items()}
+    expected = mha_from_weights(state64, x.double().cpu(), 4, is_causal=True).to("cuda", dtype)
+    check_module_call(ex, "MultiHeadAttention", (32, 4), module, x, is_causal=True, expected=expected, names=["x"])
+
+
 @pytest.mark.target("from scratch")
 def test_no_banned_apis(ex_file):
     """the file uses none of the APIs this exercise asks you to write yourself"""
