@@ -75,3 +75,92 @@ def module_sizes(draw: st.DrawFn, max_heads: int = 4, max_head_dim: int = 6) -> 
     """(d_model, n_heads) with d_model divisible by n_heads."""
     heads = draw(st.integers(1, max_heads))
     return heads * draw(st.integers(1, max_head_dim)), heads
+
+
+@st.composite
+def chunk_sizes(draw: st.DrawFn, total: int) -> list[int]:
+    """Positive chunk lengths summing to `total`: how a sequence is fed through a KV cache.
+
+    Either an arbitrary split, or generation's pattern: a prompt chunk, then single tokens.
+    """
+    if draw(st.booleans()):
+        prompt = draw(st.integers(1, total))
+        return [prompt] + [1] * (total - prompt)
+    cuts = draw(st.sets(st.integers(1, total - 1), max_size=total - 1)) if total > 1 else set()
+    bounds = [0, *sorted(cuts), total]
+    return [b - a for a, b in zip(bounds, bounds[1:])]
+
+
+@st.composite
+def gpt_config_kwargs(draw: st.DrawFn, max_block: int = 8) -> dict[str, object]:
+    """Keyword arguments for a small `GPTConfig` (d_model divisible by n_head)."""
+    n_head = draw(st.integers(1, 3))
+    return dict(vocab_size=draw(st.integers(2, 13)), block_size=draw(st.integers(1, max_block)),
+                n_layer=draw(st.integers(1, 2)), n_head=n_head, d_model=n_head * draw(st.integers(1, 4)),
+                dropout=0.0, bias=draw(st.booleans()))
+
+
+@st.composite
+def token_masks(draw: st.DrawFn, batch: int, length: int, nonempty_rows: bool = False) -> torch.Tensor:
+    """A bool (batch, length) mask, True = the token counts.
+
+    Either a prompt / completion / padding layout (False..., True..., False...) or scattered
+    positions. With `nonempty_rows`, every row counts at least one token.
+    """
+    generator = torch.Generator().manual_seed(draw(seeds))
+    if draw(st.booleans()):  # prompt, then completion, then padding
+        starts = torch.randint(0, length, (batch, 1), generator=generator)
+        ends = starts + 1 + (torch.rand((batch, 1), generator=generator) * (length - starts)).long()
+        positions = torch.arange(length)[None, :]
+        mask = (positions >= starts) & (positions < ends)
+    else:
+        mask = torch.rand((batch, length), generator=generator) < draw(st.sampled_from([0.3, 0.7, 1.0]))
+    if nonempty_rows:
+        forced = torch.randint(0, length, (batch,), generator=generator)
+        mask[torch.arange(batch), forced] = True
+    elif not draw(st.booleans()):
+        mask[torch.randint(0, batch, (1,), generator=generator)] = False  # sometimes a row counts nothing
+    return mask
+
+
+def log_uniform(low: float, high: float) -> st.SearchStrategy[float]:
+    """Positive floats spread evenly in log scale between `low` and `high` (for FLOPs, sizes, constants)."""
+    import math
+
+    return st.floats(math.log10(low), math.log10(high)).map(lambda e: 10.0 ** e)
+
+
+@st.composite
+def gqa_sizes(draw: st.DrawFn, max_kv_heads: int = 3, max_rep: int = 3,
+              max_head_dim: int = 4) -> tuple[int, int, int]:
+    """(d_model, n_heads, n_kv_heads) for grouped-query attention: n_heads = n_kv_heads * n_rep,
+    d_model = n_heads * head_dim (n_rep = 1 is multi-head, n_kv_heads = 1 multi-query)."""
+    n_kv_heads = draw(st.integers(1, max_kv_heads))
+    n_heads = n_kv_heads * draw(st.integers(1, max_rep))
+    return n_heads * draw(st.integers(1, max_head_dim)), n_heads, n_kv_heads
+
+
+def randn_np(shape: tuple[int, ...], seed: int = 0, scale: float = 1.0):
+    """A float64 standard-normal numpy array (times `scale`) determined by `seed`."""
+    import numpy as np
+
+    return np.random.default_rng(seed).standard_normal(shape) * scale
+
+
+@st.composite
+def mlp_sizes(draw: st.DrawFn, min_layers: int = 1, max_layers: int = 3, max_width: int = 6) -> list[int]:
+    """`sizes` for an MLP: [in, hidden..., out], each in 1..max_width, with 1..max_layers Linear layers."""
+    layers = draw(st.integers(min_layers, max_layers))
+    return draw(st.lists(st.integers(1, max_width), min_size=layers + 1, max_size=layers + 1))
+
+
+def non_contiguous(t: torch.Tensor) -> torch.Tensor:
+    """The same values in a transposed (non-contiguous) memory layout.
+
+    Inputs arrive in any layout in real code (q from a transpose, k sliced from a cache):
+    `.view` on them fails where `.reshape` works. Tests draw `contiguous=st.booleans()`.
+    """
+    if t.ndim < 2:
+        return t
+    out = t.transpose(-1, -2).contiguous().transpose(-1, -2)
+    return out.requires_grad_(t.requires_grad) if t.is_leaf else out

@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 from reference.attention import mha_from_weights, sdpa
 from tests.helpers import (assert_close, assert_gradients_match_finite_differences, assert_no_banned_apis, check_call,
                            check_module_call, expect_tensor)
-from tests.strategies import attention_shapes, batch_dims, bool_masks, float_dtypes, module_sizes, randn, seeds
+from tests.strategies import (attention_shapes, batch_dims, bool_masks, float_dtypes, module_sizes, non_contiguous,
+                              randn, seeds)
 
 EXERCISE = "attention"
 
@@ -65,10 +66,12 @@ class TestSoftmax:
 
 @pytest.mark.target("scaled_dot_product_attention")
 class TestScaledDotProductAttention:
-    @given(shape=attention_shapes(), dtype=float_dtypes, seed=seeds)
-    def test_matches_sdpa(self, ex, shape, dtype, seed):
-        """equals torch's SDPA for random shapes with leading batch dims, Lq != Lk and D != Dv"""
+    @given(shape=attention_shapes(), dtype=float_dtypes, seed=seeds, contiguous=st.booleans())
+    def test_matches_sdpa(self, ex, shape, dtype, seed, contiguous):
+        """equals torch's SDPA for random shapes with leading batch dims, Lq != Lk, D != Dv, any memory layout"""
         q, k, v = qkv(shape, dtype, seed)
+        if not contiguous:
+            q, k, v = map(non_contiguous, (q, k, v))
         check_call(ex, "scaled_dot_product_attention", q, k, v, expected=sdpa(q, k, v), names="qkv")
 
     @given(shape=attention_shapes(), dtype=float_dtypes, seed=seeds)
