@@ -40,7 +40,7 @@ class M:
 
 @pytest.mark.parametrize("source, problem", [
     ("def f():\n    # BEGIN SOLUTION\n    pass\n", "never closed"),
-    ("def f():\n    # END SOLUTION\n", "without"),
+    ("def f():\n    pass\n    # END SOLUTION\n", "without"),
     ("# BEGIN SOLUTION\nx = 1\n# END SOLUTION\n", "inside a function"),
     ("def f():\n    # BEGIN SOLUTION\n    # BEGIN SOLUTION\n    pass\n    # END SOLUTION\n", "inside another"),
 ])
