@@ -352,8 +352,13 @@ def record_allocations(fn: Callable[[], Any]) -> tuple[Any, list[tuple[str, tupl
                     records.append((str(func.overloadpacket.__name__), tuple(t.shape), elements))
             return out
 
-    with Recorder():
-        result = fn()
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # under a Python mode, intra-op worker threads queue for the GIL (~ms per op)
+    try:
+        with Recorder():
+            result = fn()
+    finally:
+        torch.set_num_threads(threads)
     return result, records
 
 
@@ -498,3 +503,627 @@ def assert_numpy_gradients_match_finite_differences(loss: Callable[[], Any], par
     finally:
         for p, p0 in zip(params, originals):
             p[...] = p0
+
+
+# --- optim: results computed through a whole run (optimizer steps, in-place clipping) ---------
+
+
+def check_tensors(ex: Any, function: str, run: Callable[[Any], Sequence[torch.Tensor | None]],
+                  expected: Sequence[torch.Tensor | None], *, names: Sequence[str], call: str,
+                  atol: float | None = None, rtol: float | None = None) -> list[torch.Tensor | None]:
+    """Compare each tensor `run(ex)` returns with `expected` (None where None is expected).
+
+    `run(module)` does the whole computation with the graded module (build gradients, call the
+    function, collect what it returned and what it changed in place), so on a mismatch the
+    grader can repeat it on a cataloged buggy variant. `names` says what each tensor is, for
+    the message ("the returned norm", "p[1].grad after the call").
+    """
+    out = list(run(ex))
+    for i, (name, got, want) in enumerate(zip(names, out, expected)):
+        if want is None:
+            if got is not None:
+                raise AssertionError(f"{call}: {name} should be None (left alone), but it is {describe(got)}.")
+            continue
+        try:
+            assert_close(got, want, call=f"{call}: {name}", atol=atol, rtol=rtol)
+        except Mismatch as err:
+            err.function = function
+            err.rerun = lambda module, i=i: list(run(module))[i]
+            raise
+    return out
+
+
+def check_trajectory(ex: Any, function: str, run: Callable[[Any], Sequence[Sequence[torch.Tensor]]],
+                     expected: Sequence[Sequence[torch.Tensor]], *, initial: Sequence[torch.Tensor], call: str,
+                     atol: float | None = None, rtol: float | None = None) -> None:
+    """Compare an optimizer's parameters after every step with the reference optimizer's.
+
+    `run(module)` builds the optimizer from the graded module, feeds it fixed gradients and
+    returns states[t][i], parameter i after step t + 1 (detached copies); `expected` has the
+    same layout and `initial` holds the values before step 1. The first difference names the
+    step and the parameter, and says so when a parameter that should move did not move at all
+    (updated out of place, or skipped). On a mismatch the grader can rerun the same run on a
+    cataloged buggy variant.
+    """
+    states = [list(s) for s in run(ex)]
+    if len(states) != len(expected):
+        raise AssertionError(f"{call}: the run recorded {len(states)} steps; expected {len(expected)}.")
+    previous, previous_expected = list(initial), list(initial)
+    for t, (got_step, want_step) in enumerate(zip(states, expected)):
+        for i, (got, want) in enumerate(zip(got_step, want_step)):
+            where = f"{call}: parameter {i} {describe(want)} after step {t + 1} of {len(expected)}"
+            if got.shape == previous[i].shape and torch.equal(got, previous[i]) \
+                    and not torch.equal(want, previous_expected[i]):
+                raise Mismatch(
+                    f"{where} did not change, but torch.optim.AdamW changes it. Update each parameter in place "
+                    "(p.mul_(...), p.add_(...) under torch.no_grad()): `p = p - ...` only rebinds a local name. "
+                    "Is it skipped although its .grad is set?", function=function, actual=got,
+                    rerun=lambda module, t=t, i=i: [list(s) for s in run(module)][t][i])
+            try:
+                assert_close(got, want, call=where, atol=atol, rtol=rtol)
+            except Mismatch as err:
+                err.function = function
+                err.rerun = lambda module, t=t, i=i: [list(s) for s in run(module)][t][i]
+                raise
+        previous, previous_expected = got_step, want_step
+
+
+# --- tokenizer: exact Python values (token ids, strings, merge tables) --------------------------
+
+
+def _first_difference(got: Sequence[Any], want: Sequence[Any]) -> str:
+    """`first difference at index 3: got 259, expected 101` for two sequences."""
+    for k, (g, w) in enumerate(zip(got, want)):
+        if g != w:
+            return f"first difference at index {k}: got {g!r}, expected {w!r}"
+    return f"the first {min(len(got), len(want))} agree, then one of them stops"
+
+
+def check_exact(ex: Any, function: str, run: Callable[[Any], Any], expected: Any, *, call: str,
+                what: str = "output") -> Any:
+    """`run(ex)` must equal `expected` exactly: a list of token ids, or a string.
+
+    Says where a list or string first differs; on a mismatch the grader can repeat `run` on a
+    cataloged buggy variant.
+    """
+    out = run(ex)
+    if isinstance(expected, list):
+        if not isinstance(out, list):
+            raise AssertionError(f"{call} returned {type(out).__name__} ({describe(out)}); expected a list of ints.")
+        if out and not all(isinstance(i, int) and not isinstance(i, bool) for i in out):
+            odd = next(i for i in out if not isinstance(i, int) or isinstance(i, bool))
+            raise AssertionError(f"{call} returned a list holding {type(odd).__name__} ({odd!r}); expected "
+                                 "Python ints (use int(...) on tensor or numpy elements).")
+    elif isinstance(expected, str) and not isinstance(out, str):
+        raise AssertionError(f"{call} returned {type(out).__name__} ({describe(out)}); expected a str.")
+    if out == expected:
+        return out
+    summary = _first_difference(out, expected)
+    if isinstance(expected, (list, str)) and len(out) != len(expected):
+        summary = f"{len(out)} items, expected {len(expected)}; {summary}"
+    raise Mismatch(f"{call}: the {what} differs from the reference ({summary}).", function=function,
+                   actual=out, rerun=run)
+
+
+def _pair_counts(text: str, merges: Sequence[tuple[tuple[int, int], int]]) -> dict[tuple[int, int], int]:
+    """Adjacent-pair counts of `text`'s bytes after applying `merges` (in order)."""
+    from collections import Counter
+
+    ids = list(text.encode("utf-8"))
+    for (a, b), new_id in merges:
+        merged, i = [], 0
+        while i < len(ids):
+            if i + 1 < len(ids) and ids[i] == a and ids[i + 1] == b:
+                merged.append(new_id)
+                i += 2
+            else:
+                merged.append(ids[i])
+                i += 1
+        ids = merged
+    return Counter(zip(ids, ids[1:]))
+
+
+def _token_bytes(token: int, merges: dict[tuple[int, int], int]) -> bytes:
+    parts = {new_id: pair for pair, new_id in merges.items()}
+    if token < 256 or token not in parts:
+        return bytes([token]) if 0 <= token < 256 else b"?"
+    a, b = parts[token]
+    return _token_bytes(a, merges) + _token_bytes(b, merges)
+
+
+def check_merges(ex: Any, run: Callable[[Any], Any], expected: dict[tuple[int, int], int], text: str, *,
+                 call: str) -> None:
+    """The merges `run(ex)` learned on `text` must be exactly `expected` (pair -> new id).
+
+    At the first merge that differs, the message shows both pairs as bytes and how often each
+    occurs at that point of training (from replaying the expected merges), so a wrong count, a
+    wrong tie rule or a wrong replacement is visible.
+    """
+    merges = run(ex)
+    function = "BPETokenizer.train"
+    if not isinstance(merges, dict):
+        raise AssertionError(f"{call}: `merges` is {type(merges).__name__} ({describe(merges)}); expected a dict "
+                             "mapping (a, b) pairs of ids to new ids.")
+    if merges == expected:
+        return
+    wrong_keys = [k for k in merges if not (isinstance(k, tuple) and len(k) == 2)]
+    if wrong_keys:
+        raise AssertionError(f"{call}: the keys of `merges` must be (a, b) tuples of ids; found {wrong_keys[0]!r}.")
+    got_ids = sorted(merges.values())
+    fail = lambda message: Mismatch(f"{call}: {message}", function=function, actual=merges, rerun=run)  # noqa: E731
+    if got_ids != list(range(256, 256 + len(got_ids))):
+        raise fail(f"the new ids are {got_ids[:5]}{'...' if len(got_ids) > 5 else ''}; they must be 256, 257, "
+                   "... in the order the merges are learned (ids 0..255 are the bytes).")
+    got_order = sorted(merges.items(), key=lambda item: item[1])
+    want_order = sorted(expected.items(), key=lambda item: item[1])
+    for r, (got, want) in enumerate(zip(got_order, want_order)):
+        if got == want:
+            continue
+        counts = _pair_counts(text, want_order[:r])
+        g, w = got[0], want[0]
+        show = lambda pair, table: f"{pair} = {_token_bytes(pair[0], table) + _token_bytes(pair[1], table)!r}"  # noqa: E731
+        message = (f"merge {r + 1} (new id {256 + r}) differs, the {r} before it agree. You merged "
+                   f"{show(g, merges)}, which occurs {counts.get(g, 0)} times at that point; the reference "
+                   f"merged {show(w, expected)}, which occurs {counts.get(w, 0)} times.")
+        if counts.get(g, 0) == counts.get(w, 0):
+            message += " Equal counts: ties go to the smallest pair (a, b), compared as tuples."
+        else:
+            message += (" Count every adjacent position (\"aaa\" holds (a, a) twice), replace left to right "
+                        "without overlap, and keep the counts in step with each replacement.")
+        raise fail(message)
+    raise fail(f"learned {len(got_order)} merges; expected {len(want_order)} (vocab_size - 256, or fewer only "
+               "when no adjacent pair is left). The ones both learned agree.")
+
+
+# ---------------------------------------------------------------------------------------------
+# Naming the mistake: when a wrong output equals what a known mistake produces, say so in the
+# learner's terms. `mistakes` maps a message to the output that mistake gives on the same call.
+
+def name_the_mistake(actual: Any, mistakes: dict[str, torch.Tensor], atol: float, rtol: float) -> str:
+    """' It looks like <message>' naming the known mistakes whose output equals `actual`, else ''."""
+    if not isinstance(actual, torch.Tensor):
+        return ""
+    a = actual.detach().double().cpu()
+    found = [message for message, wrong in mistakes.items()
+             if wrong.shape == a.shape and bool(torch.isclose(a, wrong.detach().double().cpu(), atol=atol, rtol=rtol,
+                                                              equal_nan=True).all())]
+    return " It looks like " + " Or: ".join(found) if found else ""
+
+
+def check_call_explained(ex: Any, function: str, *args: Any, expected: torch.Tensor,
+                         mistakes: Callable[[], dict[str, torch.Tensor]] | None = None, names: Sequence[str] = (),
+                         any_float: bool = False, dtype_rule: str = "", atol: float | None = None,
+                         rtol: float | None = None, **kwargs: Any) -> torch.Tensor:
+    """`check_call`, and on a mismatch name the known mistake (from `mistakes()`) that explains it.
+
+    any_float: accept any floating dtype where the contract names none; `expected` must then be
+    float64, and it is compared at the learner's precision.
+    dtype_rule: what the contract says about the output dtype, said when it is wrong.
+    """
+    call = describe_call(function, args, kwargs, names)
+    out = getattr(ex, function)(*args, **kwargs)
+    if any_float and isinstance(out, torch.Tensor) and out.is_floating_point():
+        expected = expected.to(out.dtype)
+    if dtype_rule:
+        expect_dtype(out, expected.dtype, call=call, rule=dtype_rule)
+    try:
+        return assert_close(out, expected, call=call, atol=atol, rtol=rtol)
+    except Mismatch as err:
+        hint = name_the_mistake(out, mistakes() if mistakes else {}, err.atol, err.rtol)
+        raise Mismatch(str(err) + hint, function=function, actual=out, atol=err.atol, rtol=err.rtol,
+                       rerun=lambda module: getattr(module, function)(*args, **kwargs)) from None
+
+
+def expect_dtype(out: Any, dtype: torch.dtype, *, call: str, rule: str) -> None:
+    """Fail with the contract's own rule (e.g. "the table is float32") when a tensor's dtype is wrong."""
+    if isinstance(out, torch.Tensor) and out.dtype != dtype:
+        raise AssertionError(f"{call} returned {out.dtype}; expected {dtype}: {rule}")
+
+
+# Layouts of paired dims: "interleaved" pairs (2i, 2i+1), "half-split" pairs (i, i + d/2).
+def swap_pair_members(x: torch.Tensor) -> torch.Tensor:
+    """Exchange the columns 2i and 2i+1 of the last dim."""
+    return torch.stack([x[..., 1::2], x[..., 0::2]], dim=-1).flatten(-2)
+
+
+def interleaved_to_halves(x: torch.Tensor) -> torch.Tensor:
+    """[a0, b0, a1, b1, ...] -> [a0, a1, ..., b0, b1, ...]."""
+    return torch.cat([x[..., 0::2], x[..., 1::2]], dim=-1)
+
+
+def halves_to_interleaved(x: torch.Tensor) -> torch.Tensor:
+    """[a0, a1, ..., b0, b1, ...] -> [a0, b0, a1, b1, ...]."""
+    half = x.shape[-1] // 2
+    return torch.stack([x[..., :half], x[..., half:]], dim=-1).flatten(-2)
+
+
+def _interleave_sin_cos(angles: torch.Tensor) -> torch.Tensor:
+    return torch.stack([torch.sin(angles), torch.cos(angles)], dim=-1).flatten(-2)
+
+
+def sinusoidal_mistakes(seq_len: int, d_model: int, base: float) -> dict[str, torch.Tensor]:
+    """What common mistakes in the sinusoidal table produce (float64), keyed by their explanation."""
+    p = torch.arange(seq_len, dtype=torch.float64)[:, None]
+    i = torch.arange(d_model // 2, dtype=torch.float64)[None, :]
+    j = torch.arange(d_model, dtype=torch.float64)[None, :]
+    right = _interleave_sin_cos(p / base ** (2 * i / d_model))
+    return {
+        "dims 0 and 1 are swapped: sin/cos order? Column 2i is sin, column 2i+1 is cos.": swap_pair_members(right),
+        "[sin..., cos...] concatenated instead of interleaved: column 2i is sin(angle_i), column 2i+1 is "
+        "cos(angle_i), the two side by side.": interleaved_to_halves(right),
+        "[cos..., sin...] concatenated instead of sin and cos interleaved (column 2i sin, 2i+1 cos).":
+            interleaved_to_halves(swap_pair_members(right)),
+        "the exponent is i/d_model instead of 2i/d_model: frequency i is 1/base**(2i/d_model).":
+            _interleave_sin_cos(p / base ** (i / d_model)),
+        "each column j uses its own frequency 1/base**(j/d_model); columns 2i and 2i+1 share 1/base**(2i/d_model).":
+            torch.where(j % 2 == 0, torch.sin(p / base ** (j / d_model)), torch.cos(p / base ** ((j - 1) / d_model))),
+        "the frequencies are inverted: the angle is p / base**(2i/d_model), not p * base**(2i/d_model).":
+            _interleave_sin_cos(p * base ** (2 * i / d_model)),
+        f"the `base` argument is ignored (10000 used instead of {base:g}).":
+            _interleave_sin_cos(p / 10000.0 ** (2 * i / d_model)),
+    }
+
+
+def rope_table_mistakes(positions: torch.Tensor, head_dim: int, base: float, table: str) -> dict[str, torch.Tensor]:
+    """What common mistakes in RoPE's cos (table="cos") or sin table produce, float64."""
+    fn, other = (torch.cos, torch.sin) if table == "cos" else (torch.sin, torch.cos)
+    pos = positions.double()[:, None]
+    i = torch.arange(head_dim // 2, dtype=torch.float64)[None, :]
+    angles = pos / base ** (2 * i / head_dim)
+    half_split = fn(angles).repeat(1, 2)
+    return {
+        "each frequency sits in adjacent dims (GPT-J, interleaved pairs: repeat_interleave) instead of "
+        "the half-split layout cat([angles, angles], -1) (GPT-NeoX / Llama).": halves_to_interleaved(half_split),
+        f"this is the {'sin' if table == 'cos' else 'cos'} table: return (cos, sin) in that order.":
+            other(angles).repeat(1, 2),
+        "the exponent is i/head_dim instead of 2i/head_dim: inv_freq[i] = base**(-2i/head_dim).":
+            fn(pos / base ** (i / head_dim)).repeat(1, 2),
+        f"the `base` argument is ignored (10000 used instead of {base:g}).":
+            fn(pos / 10000.0 ** (2 * i / head_dim)).repeat(1, 2),
+        "the frequencies are inverted: angle = position * base**(-2i/head_dim), not position * base**(2i/head_dim).":
+            fn(pos * base ** (2 * i / head_dim)).repeat(1, 2),
+    }
+
+
+def rope_mistakes(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> dict[str, torch.Tensor]:
+    """What common mistakes in applying RoPE produce (float64), keyed by their explanation."""
+    x, cos, sin = x.double(), cos.double(), sin.double()
+    half = x.shape[-1] // 2
+    x1, x2 = x[..., :half], x[..., half:]
+    rotated = torch.cat([-x2, x1], dim=-1)
+    every_two = torch.stack([-x[..., 1::2], x[..., 0::2]], dim=-1).flatten(-2)
+    return {
+        "RoPE pairs are interleaved (GPT-J: dims 2i and 2i+1 rotate together) instead of half-split "
+        "(GPT-NeoX / Llama: dims i and i + head_dim/2 rotate together).": x * cos + every_two * sin,
+        "rotate_half's sign is flipped: rotate_half(x) = cat([-x2, x1]), not cat([x2, -x1]).": x * cos - rotated * sin,
+        "rotate_half lost its minus sign: rotate_half(x) = cat([-x2, x1]), not cat([x2, x1]).":
+            x * cos + torch.cat([x2, x1], dim=-1) * sin,
+        "cos and sin are swapped: out = x * cos + rotate_half(x) * sin.": x * sin + rotated * cos,
+    }
+
+
+def alibi_slope_mistakes(n_heads: int) -> dict[str, torch.Tensor]:
+    """What common mistakes in ALiBi's slopes produce (float64), keyed by their explanation."""
+    def geometric(n: int) -> list[float]:
+        return [2 ** (-8 * (h + 1) / n) for h in range(n)]
+
+    m = 1 << (n_heads.bit_length() - 1)  # the largest power of two <= n_heads
+    def off_by_one(n: int) -> list[float]:
+        return [2 ** (-8 * h / n) for h in range(n)]
+
+    mistakes = {"the exponent is off by one: slope[h] = 2**(-8 * (h + 1) / n), so the first head's slope is "
+                "2**(-8/n), not 1.": off_by_one(m) + off_by_one(2 * m)[0::2][: n_heads - m]}
+    if m < n_heads:
+        rule = (f"for {n_heads} heads (not a power of two) take the {m} slopes for {m}, then the slopes for "
+                f"{2 * m} at indices 0, 2, 4, ... ({n_heads - m} of them).")
+        mistakes.update({
+            f"the power-of-two formula 2**(-8(h+1)/n) was used for n = {n_heads}: {rule}": geometric(n_heads),
+            f"the first {n_heads} slopes for {2 * m} heads were taken: {rule}": geometric(2 * m)[:n_heads],
+            f"the extra slopes come from the odd indices 1, 3, 5, ...: {rule}":
+                geometric(m) + geometric(2 * m)[1::2][: n_heads - m],
+        })
+    return {k: torch.tensor(v, dtype=torch.float64) for k, v in mistakes.items()}
+
+
+def alibi_bias_mistakes(slopes: torch.Tensor, q_len: int, k_len: int) -> dict[str, torch.Tensor]:
+    """What common mistakes in ALiBi's bias produce (float64), given the right slopes."""
+    i = torch.arange(q_len, dtype=torch.float64)[:, None]
+    j = torch.arange(k_len, dtype=torch.float64)[None, :]
+    slopes = slopes.double()[:, None, None]
+    distance = j - (i + k_len - q_len)
+    return {
+        f"the bias is aligned top-left (j - i); with q_len={q_len} and k_len={k_len} query i sits at key "
+        f"i + k_len - q_len = i + {k_len - q_len} (bottom-right), as with a KV cache.": slopes * (j - i),
+        "the sign is flipped: keys in the past must get a negative bias, slope * (j - (i + k_len - q_len)).":
+            -slopes * distance,
+        "it uses -|j - (i + k_len - q_len)|: the contract's bias is linear, positive for future keys.":
+            -slopes * distance.abs(),
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# Decoding and sampling.
+
+def require(condition: Any, message: str) -> None:
+    """`assert condition, message` without pytest's rewriting, which would append its own
+    introspection ("assert False, where ...") to a message written for the learner."""
+    if not condition:
+        raise AssertionError(message)
+
+
+class SeededGenerator(torch.Generator):
+    """A CPU `torch.Generator` seeded at creation, shown as `Generator(seed=3)` in messages."""
+
+    def __new__(cls, seed: int) -> SeededGenerator:
+        self = super().__new__(cls, "cpu")
+        self.manual_seed(seed)
+        return self
+
+    def __init__(self, seed: int) -> None:  # the work happens in __new__ (torch.Generator's takes a device)
+        pass
+
+    def __repr__(self) -> str:
+        return f"Generator(seed={self.initial_seed()})"
+
+
+class diagnosable:
+    """`with diagnosable(function, actual, rerun):` lets a `Mismatch` raised inside name its
+    call, so the grader can re-run it on cataloged bugs (as `check_call` does)."""
+
+    def __init__(self, function: str, actual: Any, rerun: Callable[[Any], Any]) -> None:
+        self.function, self.actual, self.rerun = function, actual, rerun
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: Any, error: Any, traceback: Any) -> bool:
+        if isinstance(error, Mismatch):
+            error.function, error.actual, error.rerun = self.function, self.actual, self.rerun
+        return False
+
+
+class LookupLM:
+    """A deterministic stand-in for a language model, for decoding tests.
+
+    `model(ids (B, T) int64) -> logits (B, T, V) float32`: position t's logits are a fixed random
+    row chosen by a running hash of ids[:, :t+1], so the prediction depends on the whole
+    prefix, not only the last token. Every call's input is recorded in `calls`.
+    """
+
+    def __init__(self, vocab_size: int, seed: int = 0, n_states: int = 101, scale: float = 2.0) -> None:
+        generator = torch.Generator().manual_seed(seed)
+        self.vocab_size, self.n_states = vocab_size, n_states
+        self.table = (torch.randn(n_states, vocab_size, generator=generator, dtype=torch.float64) * scale).float()
+        self.calls: list[torch.Tensor] = []
+        self.seed = seed
+
+    def __repr__(self) -> str:
+        return f"LookupLM(vocab_size={self.vocab_size}, seed={self.seed})"
+
+    def __call__(self, ids: torch.Tensor) -> torch.Tensor:
+        if not isinstance(ids, torch.Tensor) or ids.dtype != torch.int64 or ids.ndim != 2:
+            raise AssertionError(f"the model was called with {describe(ids)}; it takes token ids (B, T) int64 "
+                                 "(keep appended tokens int64, e.g. from argmax or multinomial).")
+        self.calls.append(ids.detach().clone())
+        state = torch.zeros(ids.shape[0], dtype=torch.int64, device=ids.device)
+        states = []
+        for t in range(ids.shape[1]):
+            state = (state * 31 + ids[:, t] + 7) % self.n_states
+            states.append(state)
+        return self.table.to(ids.device)[torch.stack(states, dim=1)]
+
+
+class ScriptedLM:
+    """A model that follows a script: every sequence whose first token is f predicts, at position
+    prompt_len - 1 + s, the token scripts[f][s] (by a margin of 10 over the rest); at other
+    positions it predicts token vocab_size - 1. Records every call's input in `calls`."""
+
+    def __init__(self, vocab_size: int, prompt_len: int, scripts: dict[int, list[int]]) -> None:
+        self.vocab_size, self.prompt_len, self.scripts = vocab_size, prompt_len, scripts
+        self.noise = torch.rand(64, vocab_size, generator=torch.Generator().manual_seed(0))
+        self.calls: list[torch.Tensor] = []
+
+    def __repr__(self) -> str:
+        return f"ScriptedLM(scripts={self.scripts})"
+
+    def __call__(self, ids: torch.Tensor) -> torch.Tensor:
+        if not isinstance(ids, torch.Tensor) or ids.dtype != torch.int64 or ids.ndim != 2:
+            raise AssertionError(f"the model was called with {describe(ids)}; it takes token ids (B, T) int64.")
+        self.calls.append(ids.detach().clone())
+        batch, length = ids.shape
+        logits = self.noise[:length].repeat(batch, 1, 1)
+        for b in range(batch):
+            script = self.scripts[int(ids[b, 0])]
+            for t in range(length):
+                s = t - (self.prompt_len - 1)
+                logits[b, t, script[s] if 0 <= s < len(script) else self.vocab_size - 1] += 10.0
+        return logits
+
+
+def greedy_mistakes(decode: Callable[..., torch.Tensor], model: Callable[[torch.Tensor], torch.Tensor],
+                    prompt: torch.Tensor, max_new_tokens: int, eos_id: int | None) -> dict[str, torch.Tensor]:
+    """What greedy decoding gives with common mistakes, using a correct `decode(model, prompt, n, eos_id)`."""
+    def first_position(ids: torch.Tensor) -> torch.Tensor:  # every position sees position 0's logits
+        return model(ids)[:, :1].expand(-1, ids.shape[1], -1)
+
+    def last_token_only(ids: torch.Tensor) -> torch.Tensor:
+        return model(ids[:, -1:])
+
+    return {
+        "the first position's logits were used: the next token comes from the last position, logits[:, -1].":
+            decode(first_position, prompt, max_new_tokens, eos_id),
+        "the model was fed only the last token: call it on the whole sequence so far.":
+            decode(last_token_only, prompt, max_new_tokens, eos_id),
+    }
+
+
+def explain_token_difference(actual: torch.Tensor, expected: torch.Tensor, prompt_len: int,
+                             eos_id: int | None) -> str:
+    """Why two decoded (B, T + n) token tensors differ, in decoding terms."""
+    new_actual, new_expected = actual.shape[1] - prompt_len, expected.shape[1] - prompt_len
+    if actual.shape[0] != expected.shape[0]:
+        return f"it returned {actual.shape[0]} rows; expected one per prompt row ({expected.shape[0]})."
+    if new_actual != new_expected:
+        if eos_id is not None and new_actual > new_expected:
+            return (f"it added {new_actual} new tokens; every row had produced eos_id={eos_id} after "
+                    f"{new_expected}, so decoding should stop there.")
+        if eos_id is not None:
+            return (f"it stopped after {new_actual} new tokens; expected {new_expected}: stop early only once "
+                    f"every row has generated eos_id={eos_id} (a prompt containing it does not count).")
+        return f"it added {new_actual} new tokens; expected {new_expected} (max_new_tokens, no eos_id given)."
+    if not torch.equal(actual[:, :prompt_len], expected[:, :prompt_len]):
+        return "the prompt part changed: the result must start with the prompt, unchanged."
+    bad = (actual != expected).nonzero()
+    if len(bad) == 0:
+        return ""
+    row, col = (int(v) for v in bad[0])
+    step = col - prompt_len
+    text = f"row {row}, new token {step}: got {int(actual[row, col])}, expected {int(expected[row, col])}"
+    if eos_id is not None:
+        earlier = (expected[row, prompt_len:col] == eos_id).nonzero()
+        if len(earlier) and int(expected[row, col]) == eos_id:
+            text += (f"; that row produced eos_id={eos_id} at new token {int(earlier[0])}, so every later token "
+                     f"of it must be eos_id (padding)")
+        elif int(actual[row, col]) == eos_id and bool((expected[row, :prompt_len] == eos_id).any()):
+            text += (f"; that row has not generated eos_id={eos_id} yet (the one inside its prompt does not "
+                     "count), so it is not finished")
+    return text + "."
+
+
+def expect_tokens(out: Any, *, call: str, batch: int) -> torch.Tensor:
+    """Fail unless `out` is a (batch, T) int64 tensor of token ids."""
+    out = expect_tensor(out, call=call)
+    if out.dtype != torch.int64:
+        raise AssertionError(f"{call} returned {out.dtype}; expected token ids, int64 (torch.cat of the prompt "
+                             "and argmax/multinomial outputs keeps int64).")
+    if out.ndim != 2 or out.shape[0] != batch:
+        raise AssertionError(f"{call} returned shape {tuple(out.shape)}; expected ({batch}, T + new tokens).")
+    return out
+
+
+def check_tokens(ex: Any, function: str, *args: Any, expected: torch.Tensor, prompt_len: int,
+                 eos: int | None = None, names: Sequence[str] = (),
+                 mistakes: Callable[[], dict[str, torch.Tensor]] | None = None, **kwargs: Any) -> torch.Tensor:
+    """Call a decoding function and compare its tokens with `expected` exactly, explaining a difference
+    (`eos`: the eos_id of the call, for the explanation)."""
+    call = describe_call(function, args, kwargs, names)
+    out = expect_tokens(getattr(ex, function)(*args, **kwargs), call=call, batch=expected.shape[0])
+    if out.shape != expected.shape or not torch.equal(out, expected):
+        why = explain_token_difference(out, expected, prompt_len, eos)
+        hint = name_the_mistake(out, mistakes() if mistakes else {}, 0.0, 0.0)
+        def rerun(module: Any) -> Any:  # with fresh generators, seeded as the learner's were
+            fresh = {k: SeededGenerator(v.initial_seed()) if isinstance(v, SeededGenerator) else v
+                     for k, v in kwargs.items()}
+            return getattr(module, function)(*args, **fresh)
+
+        raise Mismatch(f"{call}: the tokens differ from the reference: {why}{hint}", function=function, actual=out,
+                       rerun=rerun)
+    return out
+
+
+def assert_draws_allowed(draws: torch.Tensor, allowed: torch.Tensor, *, call: str, rule: str) -> None:
+    """Every drawn token (draws (B,)) is allowed in its row (allowed (B, V) bool).
+
+    rule: the learner-facing name of what allows a token, e.g. "top-k (k=2)".
+    """
+    draws = expect_tensor(draws, call=call, shape=allowed.shape[:1])
+    if draws.dtype != torch.int64:
+        raise AssertionError(f"{call} returned {draws.dtype}; expected token ids, int64.")
+    vocab = allowed.shape[-1]
+    if bool(((draws < 0) | (draws >= vocab)).any()):
+        bad = int(draws[(draws < 0) | (draws >= vocab)][0])
+        raise AssertionError(f"{call} drew token {bad}, which is not in the vocabulary 0..{vocab - 1}.")
+    ok = allowed.gather(-1, draws[:, None].long()).squeeze(-1)
+    if not bool(ok.all()):
+        row = int((~ok).nonzero()[0])
+        raise Mismatch(f"{call}: token {int(draws[row])} was drawn (row {row}) but is outside {rule}.", actual=draws)
+
+
+def frequency_tolerance(n_draws: int, n_tokens: int, failure_probability: float = 1e-6) -> float:
+    """The largest deviation |observed frequency - p| a correct sampler exceeds, for any token,
+    with probability below `failure_probability`.
+
+    Each token's count is Binomial(n, p_v). Hoeffding: P(|count/n - p_v| >= t) <= 2 exp(-2 n t^2).
+    A union bound over the V tokens gives P(any token off by >= t) <= 2 V exp(-2 n t^2); setting
+    that to the failure probability delta gives t = sqrt(ln(2 V / delta) / (2 n)).
+    E.g. n = 2**16 draws over V = 6 tokens, delta = 1e-6: t = 0.0111.
+    """
+    import math
+
+    return math.sqrt(math.log(2 * n_tokens / failure_probability) / (2 * n_draws))
+
+
+def assert_frequencies_match(draws: torch.Tensor, probs: torch.Tensor, *, call: str, what: str,
+                             failure_probability: float = 1e-6) -> None:
+    """The tokens drawn (draws (N,), identical rows) follow `probs` (V,): a frequency bound that a
+    correct sampler fails with probability < failure_probability (see `frequency_tolerance`)."""
+    n, vocab = draws.numel(), probs.numel()
+    counts = torch.bincount(draws.flatten().long(), minlength=vocab)[:vocab].double()
+    freq = counts / n
+    tolerance = frequency_tolerance(n, vocab, failure_probability)
+    gap = (freq - probs.double()).abs()
+    v = int(gap.argmax())
+    if gap[v] >= tolerance:
+        raise Mismatch(
+            f"{call}: over {n} draws token {v} came up {freq[v]:.2%} of the time, but {what} gives it "
+            f"{probs[v]:.2%} (a correct sampler stays within ±{tolerance:.2%} except with probability "
+            f"< {failure_probability:g}). Observed: {[round(f, 3) for f in freq.tolist()]}, expected: "
+            f"{[round(p, 3) for p in probs.double().tolist()]}.", actual=draws)
+
+
+def assert_filtered(actual: Any, logits: torch.Tensor, keep: torch.Tensor, drop: torch.Tensor, *, call: str,
+                    why: Callable[[int, int, bool], str]) -> torch.Tensor:
+    """A filter's output: every entry in `keep` unchanged, every entry in `drop` -inf (entries in
+    neither may be either). why(row, token, should_keep) explains one entry to the learner."""
+    out = expect_tensor(actual, call=call, shape=logits.shape, dtype=logits.dtype)
+    neg_inf = torch.isneginf(out)
+    unchanged = out == logits
+    if not bool((unchanged | neg_inf).all()):
+        row, token = (int(v) for v in (~(unchanged | neg_inf)).nonzero()[0])
+        raise Mismatch(f"{call}: entry [{row}, {token}] is {out[row, token].item():.6g}; a filter leaves kept "
+                       f"logits unchanged ({logits[row, token].item():.6g}) and sets the others to -inf.", actual=out)
+    wrongly_dropped = keep & neg_inf & ~torch.isneginf(logits)
+    wrongly_kept = drop & ~neg_inf
+    for mask, should_keep in ((wrongly_dropped, True), (wrongly_kept, False)):
+        if bool(mask.any()):
+            row, token = (int(v) for v in mask.nonzero()[0])
+            verb = "dropped (set to -inf)" if should_keep else "kept"
+            raise Mismatch(f"{call}: row {row}, token {token} was {verb}, but {why(row, token, should_keep)}", actual=out)
+    return out
+
+
+def assert_called_on_prefixes(calls: Sequence[torch.Tensor], out: torch.Tensor, prompt_len: int, *, call: str) -> None:
+    """Decoding step i called the model on the whole sequence so far, out[:, :prompt_len + i]."""
+    for i in range(out.shape[1] - prompt_len):
+        want = out[:, : prompt_len + i]
+        if i >= len(calls):
+            raise AssertionError(f"{call} called the model {len(calls)} times but added {out.shape[1] - prompt_len} "
+                                 "tokens: call it once per new token.")
+        if calls[i].shape != want.shape or not torch.equal(calls[i], want):
+            raise AssertionError(f"{call}: step {i} called the model with {describe(calls[i])}; expected the whole "
+                                 f"sequence so far, {describe(want)} (the prompt and the {i} tokens added before).")
+
+
+def assert_eos_rules(out: torch.Tensor, prompt: torch.Tensor, max_new_tokens: int, eos_id: int, *, call: str) -> None:
+    """Whatever tokens were drawn: the result starts with the prompt; after a row's first generated
+    eos_id, all its tokens are eos_id; decoding stops right after the last row finishes, else after
+    max_new_tokens."""
+    prompt_len = prompt.shape[1]
+    if out.shape[1] < prompt_len or not torch.equal(out[:, :prompt_len], prompt):
+        raise AssertionError(f"{call}: the result must start with the prompt, unchanged.")
+    new = out[:, prompt_len:]
+    finish = []
+    for row in range(new.shape[0]):
+        hits = (new[row] == eos_id).nonzero()
+        if len(hits):
+            first = int(hits[0])
+            if not bool((new[row, first:] == eos_id).all()):
+                later = int(new[row, first:][new[row, first:] != eos_id][0])
+                raise AssertionError(f"{call}: row {row} produced eos_id={eos_id} at new token {first}, then token "
+                                     f"{later}: every later token of a finished row must be eos_id (padding).")
+        finish.append(int(hits[0]) + 1 if len(hits) else None)
+    expected_new = max_new_tokens if None in finish else min(max_new_tokens, max(finish, default=0))
+    if new.shape[1] != expected_new:
+        state = ("every row had produced eos_id by then" if None not in finish
+                 else "some row never produced eos_id, so it runs to max_new_tokens")
+        raise AssertionError(f"{call} added {new.shape[1]} tokens; expected {expected_new} ({state}).")

@@ -93,10 +93,11 @@ def chunk_sizes(draw: st.DrawFn, total: int) -> list[int]:
 
 @st.composite
 def gpt_config_kwargs(draw: st.DrawFn, max_block: int = 8) -> dict[str, object]:
-    """Keyword arguments for a small `GPTConfig` (d_model divisible by n_head)."""
+    """Keyword arguments for a small `GPTConfig` (d_model divisible by n_head, head size >= 2
+    so that a shrunk failing example is not degenerate: LayerNorm of one feature is constant)."""
     n_head = draw(st.integers(1, 3))
     return dict(vocab_size=draw(st.integers(2, 13)), block_size=draw(st.integers(1, max_block)),
-                n_layer=draw(st.integers(1, 2)), n_head=n_head, d_model=n_head * draw(st.integers(1, 4)),
+                n_layer=draw(st.integers(1, 2)), n_head=n_head, d_model=n_head * draw(st.integers(2, 4)),
                 dropout=0.0, bias=draw(st.booleans()))
 
 
@@ -164,3 +165,56 @@ def non_contiguous(t: torch.Tensor) -> torch.Tensor:
         return t
     out = t.transpose(-1, -2).contiguous().transpose(-1, -2)
     return out.requires_grad_(t.requires_grad) if t.is_leaf else out
+
+
+@st.composite
+def param_shapes(draw: st.DrawFn, max_params: int = 3, max_dims: int = 2, max_size: int = 4) -> list[tuple[int, ...]]:
+    """Shapes of 1..max_params parameters: scalars (0-d), vectors and small matrices."""
+    n = draw(st.integers(1, max_params))
+    return [tuple(draw(st.lists(st.integers(1, max_size), max_size=max_dims))) for _ in range(n)]
+
+
+# Pieces of text that stress a byte-level tokenizer: multi-byte UTF-8, emoji with skin tones,
+# ZWJ sequences and flags, combining marks (decomposed accents), CJK, right-to-left, controls.
+UNICODE_PIECES = ["a", " ", "\n", "\r\n", "\t", "\x00", "é", "e\u0301", "n\u0303", "\u0915\u093f", "ß", "Ω",
+                  "€", "日本語", "한국어", "עברית", "مرحبا", "👋", "👋🏽", "👩\u200d💻", "🇫🇷", "🏳️\u200d🌈",
+                  "\ufeff", "\U0010ffff", "the ", "aaa", "\u0301"]
+
+
+def unicode_texts(max_size: int = 40) -> st.SearchStrategy[str]:
+    """Arbitrary Unicode strings (any code point UTF-8 can encode), or runs of tricky pieces."""
+    anything = st.text(max_size=max_size)  # hypothesis leaves out surrogates, which UTF-8 cannot encode
+    pieces = st.lists(st.sampled_from(UNICODE_PIECES), max_size=max_size // 2).map("".join)
+    return st.one_of(anything, pieces)
+
+
+def bpe_training_texts(max_size: int = 60) -> st.SearchStrategy[str]:
+    """Short texts over tiny alphabets, full of repeats and runs ("aaaa", "abab"), where pair
+    counts tie often and merges overlap: what tells BPE trainers apart."""
+    alphabet = st.sampled_from(["ab", "aab ", "abc", "a", "xy\n", "aé", "ab👋"])
+    return alphabet.flatmap(lambda chars: st.text(alphabet=chars, max_size=max_size))
+
+
+def even_sizes(max_size: int = 32) -> st.SearchStrategy[int]:
+    """Even sizes 2..max_size (d_model, head_dim of positional encodings)."""
+    return st.integers(1, max_size // 2).map(lambda half: 2 * half)
+
+
+@st.composite
+def logits_batches(draw: st.DrawFn, max_batch: int = 4, max_vocab: int = 12,
+                   dtype: torch.dtype | None = None) -> torch.Tensor:
+    """(B, V) logits, float32 or float64, at a random spread (std 0.5 to 4): random, so no two
+    entries of a row tie."""
+    batch, vocab = draw(st.integers(1, max_batch)), draw(st.integers(1, max_vocab))
+    scale = draw(st.sampled_from([0.5, 1.0, 2.0, 4.0]))
+    dtype = dtype or draw(st.sampled_from([torch.float32, torch.float64]))
+    generator = torch.Generator().manual_seed(draw(st.integers(0, 2**31 - 1)))
+    return (torch.randn(batch, vocab, generator=generator, dtype=torch.float64) * scale).to(dtype)
+
+
+@st.composite
+def token_prompts(draw: st.DrawFn, vocab_size: int, max_batch: int = 3, max_len: int = 5) -> torch.Tensor:
+    """(B, T) int64 prompts of tokens in 0..vocab_size-1."""
+    batch, length = draw(st.integers(1, max_batch)), draw(st.integers(1, max_len))
+    generator = torch.Generator().manual_seed(draw(st.integers(0, 2**31 - 1)))
+    return torch.randint(0, vocab_size, (batch, length), generator=generator)
