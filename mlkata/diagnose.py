@@ -8,6 +8,8 @@ is the diagnosis. No match, no guess; a passing check is never diagnosed.
 
 from __future__ import annotations
 
+import math
+import numbers
 import tempfile
 from functools import lru_cache
 from pathlib import Path
@@ -38,6 +40,8 @@ def _same(a: Any, b: Any, atol: float, rtol: float) -> bool:
         return bool(torch.isclose(a, b, atol=atol, rtol=rtol, equal_nan=True).all())
     if isinstance(a, (tuple, list)) and isinstance(b, (tuple, list)):
         return len(a) == len(b) and all(_same(x, y, atol, rtol) for x, y in zip(a, b))
+    if isinstance(a, numbers.Real) and isinstance(b, numbers.Real):
+        return math.isclose(a, b, rel_tol=rtol, abs_tol=atol) or (math.isnan(a) and math.isnan(b))
     try:
         return bool(a == b)
     except Exception:  # noqa: BLE001 - incomparable values simply do not match
