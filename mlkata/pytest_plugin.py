@@ -75,3 +75,11 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         if not torch.cuda.is_available():
             pytest.skip("needs CUDA (torch.cuda.is_available() is False); on a GPU machine install a "
                         "CUDA build of torch (README: 'On a GPU') and run `make test-gpu`")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    import torch
+
+    # Checks use small tensors: with several threads, torch's pool costs more than the work
+    # itself (20 ms per op instead of microseconds when the CPU is shared).
+    torch.set_num_threads(1)
