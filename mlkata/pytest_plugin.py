@@ -23,7 +23,9 @@ from mlkata.loader import LearnerCodeError, LearnerModule, load_exercise
 _phases = (Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink)
 # differing_executors: the grader runs the same test classes again in one process (watch
 # mode, mutation testing), which that health check would wrongly flag.
-_common = dict(deadline=None, phases=_phases,
+# report_multiple_bugs=False: one failure per check (two distinct ones would reach the
+# learner as an unhelpful "ExceptionGroup").
+_common = dict(deadline=None, phases=_phases, report_multiple_bugs=False,
                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                       HealthCheck.differing_executors],
                print_blob=True)
