@@ -1,6 +1,11 @@
 # Thin wrappers around the `mlkata` tool. Every target sets up .venv on first use.
 #   make check EX=attention          grade your exercises/attention.py
 #   make test                        the kit's own test suite
+#   make list / progress             where you stand; make hint EX=... reveals the next hint
+#   make watch [EX=...]              re-grade on every save
+#   make reset EX=... / make restore EX=...   a fresh stub (your file is backed up) / bring it back
+#   make interview [EX=...] [MINUTES=45]      a timed blank-slate attempt (default: a random weak one)
+#   make grade                       grade every exercise, as CI does
 # GPU users: make TORCH="torch==2.13.0" TORCH_INDEX=<your CUDA wheel index URL> check EX=...
 
 PYTHON      ?= python3
@@ -10,11 +15,14 @@ TORCH_INDEX ?=
 EX          ?= attention
 IMPL        ?= exercises
 ARGS        ?=
+BACKUP      ?=
+MINUTES     ?= 45
 
 BIN   := $(VENV)/bin
 STAMP := $(VENV)/.mlkata-installed
 
-.PHONY: setup check test test-thorough test-gpu stubs list progress hint watch train bench clean
+.PHONY: setup check test test-thorough test-gpu stubs list progress hint watch train bench clean \
+	solution reset backups restore interview grade manifest
 
 setup: $(STAMP)
 
@@ -52,6 +60,29 @@ hint: $(STAMP)
 
 watch: $(STAMP)
 	@$(BIN)/mlkata watch $(if $(filter command line,$(origin EX)),$(EX)) $(ARGS)
+
+solution: $(STAMP)
+	@$(BIN)/mlkata solution $(EX) $(ARGS)
+
+# EX is required here (no default): `make reset EX=attention`, or `make reset ARGS=--all`.
+reset: $(STAMP)
+	@$(BIN)/mlkata reset $(if $(filter command line,$(origin EX)),$(EX)) $(ARGS)
+
+backups: $(STAMP)
+	@$(BIN)/mlkata backups $(ARGS)
+
+# `make restore EX=attention` brings back attention's newest backup; BACKUP=<# or name> picks one.
+restore: $(STAMP)
+	@$(BIN)/mlkata restore $(or $(BACKUP),$(EX))
+
+interview: $(STAMP)
+	@$(BIN)/mlkata interview $(if $(filter command line,$(origin EX)),$(EX),--random) --minutes $(MINUTES) $(ARGS)
+
+grade: $(STAMP)
+	@$(BIN)/mlkata grade --all --impl $(IMPL) $(ARGS)
+
+manifest: $(STAMP)
+	@$(BIN)/mlkata manifest --update
 
 train: $(STAMP)
 	@$(BIN)/mlkata train --impl $(IMPL) $(ARGS)

@@ -115,17 +115,12 @@ def load_exercise(name: str, impl_dir: Path, *, own_deps: bool = False,
 def forget(file: str | Path) -> None:
     """Drop every cached load of `file`, so the next `load_exercise` imports it afresh.
 
-    Watch mode re-grades in one process: without this the edited file would never be
-    re-read. Its private packages (the module and any sibling it imported) and their
-    finders go too, including those of a load that failed.
+    Watch mode re-grades in one process: without this the edited file would never be re-read.
     """
     file = Path(file).resolve()
     for key in [key for key in _loaded if key[1] == file]:
         del _loaded[key]
-    stale = {f.package for f in sys.meta_path if isinstance(f, _SiblingFinder) and f.file == file}
-    sys.meta_path[:] = [f for f in sys.meta_path if not (isinstance(f, _SiblingFinder) and f.package in stale)]
-    for name in [n for n in sys.modules if n.split(".")[0] in stale]:
-        del sys.modules[name]
+        _purge(_package_name(file, key[2]))
 
 
 def _package_name(file: Path, deps_dir: Path) -> str:

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from mlkata.grader import GradeResult
 
 HELP = "grade one exercise"
 
 
-def split_target(name: str, impl: str) -> tuple[str, Path | None]:
+def split_target(name: str, impl: str | Path) -> tuple[str, Path | None]:
     """`debug/attention` -> ("attention", <impl>/debug/attention.py); `attention` -> ("attention", None)."""
     if "/" not in name:
         return name, None
@@ -29,17 +34,49 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mlkata import grader, report
+    from mlkata import catalog, grader, paths, report
 
-    exercise, file = split_target(args.exercise, args.impl)
+    # The learner's own files: their attempts are recorded (a maintainer grading solutions/ is not).
+    mine = args.impl == "exercises" or paths.resolve_impl(args.impl) == paths.EXERCISES.resolve()
+    impl = paths.EXERCISES if mine else args.impl
+    exercise, file = split_target(args.exercise, impl)
+    if not catalog.get(exercise).test_file.is_file():
+        print(f"{exercise} is in the catalog but not in the kit yet (its tests have not landed): "
+              "`mlkata list` shows what is ready.")
+        return 1
     debugging = file is not None and file.parent.name == "debug"
     # On the debugging track a "Likely bug" diagnosis would give the planted bugs away.
-    result = grader.grade(exercise, args.impl, own_deps=args.own_deps, file=file, verbose=args.verbose,
+    result = grader.grade(exercise, impl, own_deps=args.own_deps, file=file, verbose=args.verbose,
                           diagnose=not debugging)
-    print(report.format_result(result, color=report.use_color(), verbose=args.verbose))
+    print(report.format_result(result, color=report.use_color(sys.stdout), verbose=args.verbose))
     if debugging:
         print(debug_status(exercise, file, result.ok))
+    if mine:
+        record(result, "debug" if debugging else "check")
     return 0 if result.ok else 1
+
+
+def record(result: GradeResult, mode: str) -> None:
+    """Record the attempt (after the verdict is printed, so nobody waits on it) and react in one line."""
+    from mlkata import catalog, progress, status
+
+    try:
+        done = progress.record_attempt(result, mode)
+    except progress.ProgressError as err:
+        print(f"mlkata: this attempt was not recorded: {err}", file=sys.stderr)
+        return
+    if mode != "check":
+        return
+    available = sum(status.available(e) for e in catalog.load())
+    if done.first_pass:
+        following = status.next_to_do(progress.summaries(), after=result.exercise)
+        print(f"First pass for {result.exercise}: {done.passing} of {available} exercises passing."
+              + (f" Next: `make check EX={following}`." if following else ""))
+        return
+    hints = len(catalog.get(result.exercise).hints)
+    wrong = any(c.outcome == "failed" and c.kind != "not-implemented" for c in result.checks)
+    if wrong and done.hints < hints:
+        print(f"Stuck? `mlkata hint {result.exercise}` reveals hint {done.hints + 1} of {hints}.")
 
 
 def debug_status(exercise: str, file: Path, ok: bool) -> str:
