@@ -23,14 +23,18 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from mlkata.bugs import BugError
     from mlkata.catalog import CatalogError
+    from mlkata.progress import ProgressError
 
     try:
         return args.run(args)
-    except (CatalogError, BugError) as err:
+    except (CatalogError, BugError, ProgressError) as err:
         print(f"mlkata: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `mlkata list | head`: the reader left; that is fine
+        sys.stderr.close()
+        return 0
 
 
 if __name__ == "__main__":

@@ -11,13 +11,11 @@ import io
 import json
 import random
 import re
-import shutil
-import time
 import tokenize
 from dataclasses import dataclass
 from pathlib import Path
 
-from mlkata import bugs, catalog, paths
+from mlkata import backups, bugs, catalog, paths
 
 HEADER = '''\
 # mlkata debugging track: {exercise} (seed {seed})
@@ -90,7 +88,7 @@ def make_debug_file(exercise: str, n_bugs: int = 3, seed: int = 0) -> tuple[Plan
     header = HEADER.format(exercise=exercise, seed=seed, n=len(chosen), s="s" * (len(chosen) > 1),
                            them="them" if len(chosen) > 1 else "it")
     target = debug_file(exercise)
-    backup = _backup(target) if target.exists() else None
+    backup = backups.backup(target)  # never overwrite the learner's work without a copy
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(header + source)
     planted = Planted(exercise, seed, tuple(b.id for b in chosen), target)
@@ -98,18 +96,6 @@ def make_debug_file(exercise: str, n_bugs: int = 3, seed: int = 0) -> tuple[Plan
     state.parent.mkdir(parents=True, exist_ok=True)
     state.write_text(json.dumps({"seed": seed, "bugs": list(planted.bug_ids)}, indent=2))
     return planted, backup
-
-
-def _backup(file: Path) -> Path:
-    folder = paths.home() / "backups"
-    folder.mkdir(parents=True, exist_ok=True)
-    backup = folder / f"debug-{file.stem}-{time.strftime('%Y%m%d-%H%M%S')}.py"
-    n = 1
-    while backup.exists():
-        backup = backup.with_stem(f"{backup.stem}-{n}")
-        n += 1
-    shutil.copy2(file, backup)
-    return backup
 
 
 def planted(exercise: str) -> list[bugs.Bug]:
