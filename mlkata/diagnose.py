@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import numbers
 import tempfile
+import warnings
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -58,7 +59,10 @@ def likely_bugs(exercise: str, error: BaseException) -> list[bugs.Bug]:
     matches = []
     for bug in bugs.load(exercise):
         try:
-            with torch.random.fork_rng():
+            # fork_rng: a rerun must not shift the learner's random stream; warnings from a
+            # buggy variant (e.g. var() of one element) are not the learner's to read.
+            with torch.random.fork_rng(), warnings.catch_warnings():
+                warnings.simplefilter("ignore")
                 output = rerun(_mutant(bug))
         except Exception:  # noqa: BLE001 - a variant that raises here simply does not match
             continue

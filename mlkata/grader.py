@@ -79,9 +79,11 @@ def explain(error: BaseException, file: Path) -> tuple[str, str]:
     if isinstance(error, NotImplementedError):
         return "not-implemented", "not implemented yet" + (f" ({text.split(':')[0]})" if ":" in text else "")
     if isinstance(error, AssertionError):
-        if type(error).__name__ == "Mismatch" or not text.startswith("assert "):
+        if type(error).__name__ == "Mismatch":
             return "mismatch", text
-        return "mismatch", "check failed: " + "\n".join(text.splitlines()[:3])
+        if text.startswith("assert "):  # a bare assert: pytest's introspection is all there is
+            return "mismatch", "check failed: " + "\n".join(text.splitlines()[:3])
+        return "mismatch", text.split("\nassert ")[0]  # the message, without pytest's introspection
     frame = learner_frame(error, file)
     where = f" at {file.name} line {frame.lineno} (in {frame.name}): `{frame.line}`" if frame else ""
     first_line = text.splitlines()[0] if text else ""
