@@ -21,11 +21,13 @@ def softmax(x: torch.Tensor, dim: int = -1) -> torch.Tensor:
     x: any shape. Returns: the same shape and dtype.
     """
     # BEGIN SOLUTION
-    row_max = x.amax(dim=dim, keepdim=True)
-    row_max = torch.where(torch.isfinite(row_max), row_max, torch.zeros_like(row_max))  # all -inf rows
+    # The shift is a constant per row, so it needs no gradient (detach saves autograd work).
+    row_max = x.detach().amax(dim=dim, keepdim=True)
+    row_max = row_max.nan_to_num(neginf=0.0)  # a row of all -inf: shift by 0, not by -inf
     exp = torch.exp(x - row_max)
-    total = exp.sum(dim=dim, keepdim=True)
-    return exp / torch.where(total > 0, total, torch.ones_like(total))  # 0 / 1 = 0 for empty rows
+    # An ordinary row sums to >= 1 (its max contributes exp(0) = 1); a row of all -inf sums
+    # to 0, and dividing it by 1 keeps it at zeros.
+    return exp / exp.sum(dim=dim, keepdim=True).clamp_min(1.0)
     # END SOLUTION
 
 
