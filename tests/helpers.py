@@ -484,6 +484,8 @@ def assert_numpy_gradients_match_finite_differences(loss: Callable[[], Any], par
     """
     import numpy as np
 
+    for i, (p, g) in enumerate(zip(params, grads)):
+        expect_array(g, call=f"{call}: gradient {i}", shape=p.shape)  # a gradient has its parameter's shape
     grads = [np.array(g, dtype=np.float64) for g in grads]
     originals = [p.copy() for p in params]
     rng = np.random.default_rng(seed)
