@@ -145,7 +145,7 @@ class GPT(nn.Module):
         in the model's dtype and on its device."""
         raise NotImplementedError("transformer.GPT.make_caches: not implemented yet (the docstring says what to compute)")
 
-    @torch.no_grad()
+    @torch.inference_mode()  # no autograd bookkeeping: most of decoding's per-token cost
     def generate(self, idx: torch.Tensor, max_new_tokens: int, temperature: float = 0.0,
                  top_k: int | None = None, use_cache: bool = True,
                  generator: torch.Generator | None = None) -> torch.Tensor:

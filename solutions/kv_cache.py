@@ -104,7 +104,8 @@ class CachedCausalSelfAttention(nn.Module):
         if cache is not None:
             k, v = cache.update(k, v)  # now (B, H, L + t, hd): the past and the new positions
         # The t queries are the *last* t of the L + t keys: bottom-right causal is exactly right.
-        out = scaled_dot_product_attention(q, k, v, is_causal=True)  # (B, H, t, hd)
+        # A single new query may see every key, so decoding one token needs no mask at all.
+        out = scaled_dot_product_attention(q, k, v, is_causal=t > 1)  # (B, H, t, hd)
         out = out.transpose(1, 2).reshape(batch, t, self.d_model)  # merge heads
         return self.out_proj(out)
         # END SOLUTION
