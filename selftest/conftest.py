@@ -23,5 +23,13 @@ def solution_source(name: str) -> str:
     return catalog.get(name).solution.read_text()
 
 
+def patched(name: str, old: str, new: str) -> str:
+    """The solution of `name` with `old` replaced by `new`; `old` must be there (a test
+    whose patch silently matched nothing would grade the untouched solution)."""
+    source = solution_source(name)
+    assert source.count(old) == 1, f"solutions/{name}.py no longer contains {old!r}: update this test"
+    return source.replace(old, new)
+
+
 def exercises_with_solutions() -> list[str]:
     return [ex.name for ex in catalog.load() if ex.solution.is_file()]

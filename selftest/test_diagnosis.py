@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from mlkata import bugs, grader, report
-from selftest.conftest import solution_source
+from selftest.conftest import patched
 
 
 def bug(exercise: str, bug_id: str) -> bugs.Bug:
@@ -26,7 +26,7 @@ def test_module_bugs_are_named_too(learner_folder):
 
 
 def test_no_guess_for_an_uncataloged_bug(learner_folder):
-    source = solution_source("attention").replace("return softmax(scores, dim=-1) @ v", "return 2 * softmax(scores, dim=-1) @ v")
+    source = patched("attention", "return softmax(scores, dim=-1) @ v", "return 2 * softmax(scores, dim=-1) @ v")
     result = grader.grade("attention", learner_folder(attention=source))
     assert not result.ok
     assert not any(c.diagnosis for c in result.checks)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from mlkata import catalog, grader, report, stubs
-from selftest.conftest import exercises_with_solutions, solution_source
+from selftest.conftest import exercises_with_solutions, patched, solution_source
 
 SOFTMAX_RETURN = "return exp / exp.sum(dim=dim, keepdim=True).clamp_min(1.0)"
 
@@ -39,7 +39,7 @@ def test_solution_grades_clean_through_the_grader():
 
 
 def test_syntax_error_names_file_and_line(learner_folder):
-    folder = learner_folder(attention=solution_source("attention").replace("def softmax(", "def softmax(("))
+    folder = learner_folder(attention=patched("attention", "def softmax(", "def softmax(("))
     result = grade(folder)
     text = report.format_result(result)
     assert not result.ok and "does not parse" in text and "line" in text and "attention.py" in text
@@ -53,31 +53,31 @@ def test_error_at_import_is_reported(learner_folder):
 
 
 def test_missing_function_is_named(learner_folder):
-    source = solution_source("attention").replace("def softmax(", "def soft_max(")
+    source = patched("attention", "def softmax(", "def soft_max(")
     result = grade(learner_folder(attention=source))
     assert "does not define `softmax`" in messages(result)
 
 
 def test_none_return_is_explained(learner_folder):
-    source = solution_source("attention").replace(SOFTMAX_RETURN, "pass")
+    source = patched("attention", SOFTMAX_RETURN, "pass")
     result = grade(learner_folder(attention=source))
     assert "returned None" in messages(result) and "`return`" in messages(result)
 
 
 def test_wrong_shape_is_explained(learner_folder):
-    source = solution_source("attention").replace("return softmax(scores, dim=-1) @ v", "return (softmax(scores, dim=-1) @ v).transpose(-1, -2)")
+    source = patched("attention", "return softmax(scores, dim=-1) @ v", "return (softmax(scores, dim=-1) @ v).transpose(-1, -2)")
     result = grade(learner_folder(attention=source))
     assert "returned shape" in messages(result) and "expected" in messages(result)
 
 
 def test_learner_exception_points_at_their_line(learner_folder):
-    source = solution_source("attention").replace("exp = torch.exp(x - row_max)", "exp = torch.exp(x - row_max) @ torch.ones(7, 3)")
+    source = patched("attention", "exp = torch.exp_(x - row_max)", "exp = torch.exp_(x - row_max) @ torch.ones(7, 3)")
     result = grade(learner_folder(attention=source))
     assert "raised RuntimeError" in messages(result) and "attention.py line" in messages(result)
 
 
 def test_infinite_loop_times_out_with_a_message(learner_folder):
-    source = solution_source("attention").replace("exp = torch.exp(x - row_max)", "while True:\n        pass")
+    source = patched("attention", "exp = torch.exp_(x - row_max)", "while True:\n        pass")
     result = grade(learner_folder(attention=source), extra_args=["--timeout=1", "-k", "huge_inputs"])
     assert result.checks and all(c.kind == "timeout" for c in result.checks if c.outcome == "failed")
     assert "infinite" in messages(result) and "softmax" in messages(result)
