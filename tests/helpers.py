@@ -1131,3 +1131,13 @@ def assert_eos_rules(out: torch.Tensor, prompt: torch.Tensor, max_new_tokens: in
         state = ("every row had produced eos_id by then" if None not in finish
                  else "some row never produced eos_id, so it runs to max_new_tokens")
         raise AssertionError(f"{call} added {new.shape[1]} tokens; expected {expected_new} ({state}).")
+
+
+def assert_projections(module: torch.nn.Module, owner: str, shapes: dict[str, tuple[int, int]],
+                       bias: bool) -> None:
+    """Each `module.<name>` in `shapes` is an nn.Linear(in, out), with a bias iff `bias`."""
+    for name, (n_in, n_out) in shapes.items():
+        layer = getattr(module, name, None)
+        assert isinstance(layer, torch.nn.Linear), f"{owner} needs `self.{name} = nn.Linear({n_in}, {n_out})`"
+        assert (layer.in_features, layer.out_features) == (n_in, n_out), f"{name} must map {n_in} -> {n_out} features"
+        assert (layer.bias is not None) == bias, f"{name} must {'have' if bias else 'not have'} a bias when bias={bias}"

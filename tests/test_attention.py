@@ -10,8 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from reference.attention import mha_from_weights, sdpa
-from tests.helpers import (assert_close, assert_gradients_match_finite_differences, assert_no_banned_apis, check_call,
-                           check_module_call, expect_tensor)
+from tests.helpers import (assert_close, assert_gradients_match_finite_differences, assert_no_banned_apis,
+                           assert_projections, check_call, check_module_call, expect_tensor)
 from tests.strategies import (attention_shapes, batch_dims, bool_masks, float_dtypes, module_sizes, non_contiguous,
                               randn, seeds)
 
@@ -155,11 +155,7 @@ class TestMultiHeadAttention:
         """q_proj, k_proj, v_proj, out_proj are nn.Linear(d_model, d_model) with bias as asked"""
         for bias in (True, False):
             module = ex.MultiHeadAttention(12, 3, bias=bias)
-            for name in ("q_proj", "k_proj", "v_proj", "out_proj"):
-                layer = getattr(module, name, None)
-                assert isinstance(layer, torch.nn.Linear), f"MultiHeadAttention(12, 3) needs `self.{name} = nn.Linear(12, 12)`"
-                assert (layer.in_features, layer.out_features) == (12, 12), f"{name} must map 12 -> 12 features"
-                assert (layer.bias is not None) == bias, f"{name} must {'have' if bias else 'not have'} a bias when bias={bias}"
+            assert_projections(module, "MultiHeadAttention(12, 3)", dict.fromkeys(("q_proj", "k_proj", "v_proj", "out_proj"), (12, 12)), bias)
             n_params = sum(p.numel() for p in module.parameters())
             assert n_params == 4 * (144 + 12 * bias), f"MultiHeadAttention(12, 3, bias={bias}) has {n_params} parameters; expected {4 * (144 + 12 * bias)}"
 

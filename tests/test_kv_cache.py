@@ -9,7 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from reference.kv_cache import causal_self_attention
-from tests.helpers import assert_close, assert_no_banned_apis, check_module_call, check_tensors, describe, expect_tensor
+from tests.helpers import (assert_close, assert_no_banned_apis, assert_projections, check_module_call, check_tensors,
+                           describe, expect_tensor)
 from tests.strategies import chunk_sizes, float_dtypes, module_sizes, randn, seeds
 
 EXERCISE = "kv_cache"
@@ -176,11 +177,7 @@ class TestCachedCausalSelfAttention:
         """q_proj, k_proj, v_proj, out_proj are nn.Linear(d_model, d_model) with bias as asked; ValueError if indivisible"""
         for bias in (True, False):
             module = ex.CachedCausalSelfAttention(12, 3, bias=bias)
-            for name in ("q_proj", "k_proj", "v_proj", "out_proj"):
-                layer = getattr(module, name, None)
-                assert isinstance(layer, torch.nn.Linear), f"CachedCausalSelfAttention(12, 3) needs `self.{name} = nn.Linear(12, 12)`"
-                assert (layer.in_features, layer.out_features) == (12, 12), f"{name} must map 12 -> 12 features"
-                assert (layer.bias is not None) == bias, f"{name} must {'have' if bias else 'not have'} a bias when bias={bias}"
+            assert_projections(module, "CachedCausalSelfAttention(12, 3)", dict.fromkeys(("q_proj", "k_proj", "v_proj", "out_proj"), (12, 12)), bias)
         with pytest.raises(ValueError):
             ex.CachedCausalSelfAttention(10, 3)
 
