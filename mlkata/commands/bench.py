@@ -9,16 +9,15 @@ import sys
 import time
 from typing import Any
 
+from mlkata.commands import add_impl_options
+
 HELP = "time your implementation against torch's built-in (speed and peak memory)"
 
 
 def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("exercise", nargs="?", help="exercise to benchmark (see --all)")
     parser.add_argument("--all", action="store_true", help="every exercise that has a benchmark, then a summary")
-    parser.add_argument("--impl", default="exercises",
-                        help="exercises (default), solutions, or a folder laid out like them")
-    parser.add_argument("--own-deps", action="store_true",
-                        help="take the exercises this one imports from the same folder too")
+    add_impl_options(parser)
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="where to run (default cpu)")
     parser.add_argument("--quick", action="store_true",
                         help="small sizes and few repeats: seconds, not minutes (not recorded in progress)")

@@ -7,6 +7,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from mlkata.commands import add_impl_options
+
 if TYPE_CHECKING:
     from mlkata.grader import GradeResult
 
@@ -25,10 +27,7 @@ def split_target(name: str, impl: str | Path) -> tuple[str, Path | None]:
 
 def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("exercise", help="exercise name (or debug/<name> for the debugging track)")
-    parser.add_argument("--impl", default="exercises",
-                        help="exercises (default), solutions, or a folder laid out like them")
-    parser.add_argument("--own-deps", action="store_true",
-                        help="grade the exercises this one imports from the same folder too")
+    add_impl_options(parser)
     parser.add_argument("-v", "--verbose", action="store_true", help="show every failure with its traceback")
     parser.set_defaults(run=run)
 

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import argparse
 
+from mlkata.commands import add_impl_options
+
 HELP = "grade several exercises (--all: every one) and print a score sheet; checks the grading files too"
 
 
 def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("exercises", nargs="*", metavar="exercise", help="the exercises to grade")
     parser.add_argument("--all", action="store_true", help="every exercise in the catalog")
-    parser.add_argument("--impl", default="exercises", help="the folder to grade (default exercises)")
-    parser.add_argument("--own-deps", action="store_true", help="exercises import each other from the graded folder")
+    add_impl_options(parser)
     formats = parser.add_mutually_exclusive_group()
     formats.add_argument("--json", action="store_true", help="print the report as JSON")
     formats.add_argument("--markdown", action="store_true", help="print the report as a Markdown table (CI summary)")

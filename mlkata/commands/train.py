@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from mlkata.commands import add_impl_options
+
 HELP = "train your GPT (transformer + optim exercises) on Tiny Shakespeare, on the CPU"
 
 EPILOG = """\
@@ -37,9 +39,7 @@ def _positive_float(text: str) -> float:
 def register(parser: argparse.ArgumentParser) -> None:
     parser.epilog = EPILOG
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    parser.add_argument("--impl", default="exercises",
-                        help="folder whose transformer.py and optim.py train: exercises (default), "
-                             "solutions, or a path")
+    add_impl_options(parser, own_deps=False)  # transformer.py and optim.py come from this folder
     parser.add_argument("--steps", type=_at_least(1), default=2000, help="optimisation steps (default 2000)")
     parser.add_argument("--n-layer", type=_at_least(1), default=4, help="transformer blocks (default 4)")
     parser.add_argument("--n-head", type=_at_least(1), default=4, help="attention heads (default 4)")

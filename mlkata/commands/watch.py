@@ -5,14 +5,14 @@ from __future__ import annotations
 import argparse
 import sys
 
+from mlkata.commands import add_impl_options
+
 HELP = "re-grade on every save (default: the first exercise not passing yet, moving on as each passes)"
 
 
 def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("exercise", nargs="?", help="stay on this exercise (default: follow the catalog)")
-    parser.add_argument("--impl", default="exercises", help="the folder to watch and grade (default exercises)")
-    parser.add_argument("--own-deps", action="store_true",
-                        help="grade the exercises this one imports from the same folder too")
+    add_impl_options(parser)
     parser.add_argument("--poll", action="store_true",
                         help="check modification times instead of file notifications (network drives, WSL, Docker)")
     parser.set_defaults(run=run)
