@@ -38,14 +38,19 @@ def make_params(shapes: list[tuple[int, ...]], device: str) -> list[torch.Tensor
     return params
 
 
+def _models(configs: list[tuple[int, int]]) -> Iterator[tuple[list[tuple[int, ...]], int, str]]:
+    """(parameter shapes, parameter count, size label) of a GPT-like model per (n_layer, d)."""
+    for n_layer, d in configs:
+        shapes = gpt_like_shapes(n_layer, d)
+        n = sum(torch.Size(s).numel() for s in shapes)
+        yield shapes, n, f"{len(shapes)} tensors, {n / 1e6:.2f}M parameters (GPT-like, d={d})"
+
+
 def cases(ctx: Context) -> Iterator[Row]:
     ex = ctx.load(EXERCISE)
     dev = ctx.device
     configs = [(1, 32)] if ctx.quick else [(4, 128), (4, 512)]
-    for n_layer, d in configs:
-        shapes = gpt_like_shapes(n_layer, d)
-        n = sum(torch.Size(s).numel() for s in shapes)
-        size = f"{len(shapes)} tensors, {n / 1e6:.2f}M parameters (GPT-like, d={d})"
+    for shapes, n, size in _models(configs):
 
         def make_adamw(get_class):
             def build():
@@ -60,10 +65,7 @@ def cases(ctx: Context) -> Iterator[Row]:
                           make_adamw(lambda: torch.optim.AdamW), baseline="torch.optim.AdamW.step",
                           check=False, work=n)
 
-    for n_layer, d in configs:
-        shapes = gpt_like_shapes(n_layer, d)
-        n = sum(torch.Size(s).numel() for s in shapes)
-        size = f"{len(shapes)} tensors, {n / 1e6:.2f}M parameters (GPT-like, d={d})"
+    for shapes, n, size in _models(configs):
 
         def make_clip(fn):
             def build():
