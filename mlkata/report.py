@@ -36,14 +36,10 @@ def format_result(result: GradeResult, *, color: bool = False, verbose: bool = F
     for problem in result.problems:
         lines.append(_wrap(f"problem: {problem}", "  "))
 
-    failed = [c for c in result.checks if c.outcome == "failed"]
-    # A file that does not import fails every check the same way: say it once.
-    load_errors = {c.message for c in failed if c.kind == "load"}
-    if failed and len(load_errors) == 1 and all(c.kind == "load" for c in failed if c.target != "from scratch"):
-        lines.append(_wrap(paint("✗ ", "31") + load_errors.pop(), "  "))
-        failed_targets = {c.target for c in failed if c.kind != "load"}
-    else:
-        failed_targets = None
+    # A file that does not import fails every check the same way: say it once, up front.
+    load_errors = {c.message for c in result.checks if c.outcome == "failed" and c.kind == "load"}
+    said = load_errors if len(load_errors) == 1 else set()
+    lines.extend(_wrap(paint("✗ ", "31") + message, "  ") for message in said)
 
     width = max((len(t) for t in result.by_target()), default=10) + 2
     for target, checks in result.by_target().items():
@@ -59,9 +55,9 @@ def format_result(result: GradeResult, *, color: bool = False, verbose: bool = F
         if bad and all(c.kind == "not-implemented" for c in bad):
             note = "  " + paint("not implemented yet", "33")
         lines.append(f"  {mark} {target.ljust(width)} {passing}/{len(counted)}{note}")
-        if good or note or (failed_targets is not None and target not in failed_targets):
-            continue
-        lines.extend(_describe_failures(bad, paint, verbose))
+        unsaid = [c for c in bad if c.message not in said]
+        if not good and not note and unsaid:
+            lines.extend(_describe_failures(unsaid, paint, verbose))
     skipped = [c for c in result.checks if c.outcome == "skipped"]
     summary = f"{result.exercise}: {result.passed}/{result.total} checks pass"
     if skipped:
