@@ -22,8 +22,10 @@ def home() -> Path:
 def resolve_impl(impl: str | os.PathLike[str]) -> Path:
     """`exercises`, `solutions`, or any folder laid out like them (relative to cwd or root)."""
     text = str(impl)
-    if text in ("exercises", "solutions"):
-        return ROOT / text
+    if text == "exercises":
+        return EXERCISES
+    if text == "solutions":
+        return SOLUTIONS
     path = Path(text).expanduser()
     if not path.is_absolute() and not path.exists() and (ROOT / path).exists():
         path = ROOT / path

@@ -36,16 +36,15 @@ def run(args: argparse.Namespace) -> int:
     from mlkata import catalog, grader, paths, report
 
     # The learner's own files: their attempts are recorded (a maintainer grading solutions/ is not).
-    mine = args.impl == "exercises" or paths.resolve_impl(args.impl) == paths.EXERCISES.resolve()
-    impl = paths.EXERCISES if mine else args.impl
-    exercise, file = split_target(args.exercise, impl)
+    mine = paths.resolve_impl(args.impl).resolve() == paths.EXERCISES.resolve()
+    exercise, file = split_target(args.exercise, args.impl)
     if not catalog.get(exercise).test_file.is_file():
         print(f"{exercise} is in the catalog but not in the kit yet (its tests have not landed): "
               "`mlkata list` shows what is ready.")
         return 1
     debugging = file is not None and file.parent.name == "debug"
     # On the debugging track a "Likely bug" diagnosis would give the planted bugs away.
-    result = grader.grade(exercise, impl, own_deps=args.own_deps, file=file, verbose=args.verbose,
+    result = grader.grade(exercise, args.impl, own_deps=args.own_deps, file=file, verbose=args.verbose,
                           diagnose=not debugging)
     print(report.format_result(result, color=report.use_color(sys.stdout), verbose=args.verbose))
     if debugging:

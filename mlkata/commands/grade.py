@@ -32,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
         print("name the exercises to grade, or pass --all", file=sys.stderr)
         return 2
     names = catalog.names() if args.all else [catalog.get(name).name for name in args.exercises]
-    folder = paths.EXERCISES if args.impl == "exercises" else paths.resolve_impl(args.impl)
+    folder = paths.resolve_impl(args.impl)
     integrity = gradebook.Integrity.check()
     print(f"grading {paths.display(folder)}/ ...", file=sys.stderr)
     rows = gradebook.grade_all(names, folder, own_deps=args.own_deps, on_row=gradebook.progress_line)

@@ -34,7 +34,7 @@ def _run(args: argparse.Namespace) -> int:
         if not status.available(entry):
             print(f"{entry.name} is in the catalog but not in the kit yet: choose another (`mlkata list`).")
             return 1
-    folder = paths.EXERCISES if args.impl == "exercises" else paths.resolve_impl(args.impl)
+    folder = paths.resolve_impl(args.impl)
     if not folder.is_dir():
         print(f"mlkata: {paths.display(folder)} is not a folder")
         return 2
