@@ -1,7 +1,7 @@
 """Grades `sampling` (contract section 4): decoding against a per-row reference decoder on tiny
 deterministic models, the filters against independent oracles (top-p set-based, in float64), and
 sampling by its distribution: many seeded draws in one batched call, with a frequency bound a
-correct sampler fails with probability below 1e-6 (see `frequency_tolerance` in tests/helpers.py).
+correct sampler fails with probability below 1e-6 (see `frequency_tolerance` in tests/helpers/decoding.py).
 Sampling is never compared draw for draw with an oracle, so any correct way of drawing passes."""
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ EXERCISE = "sampling"
 # Draws per distribution test, made as one call on identical rows so the test stays fast. With
 # 2**14 draws over 6 tokens and a failure probability of 1e-6, the frequency bound is ±2.2
 # percentage points (±3.2 where the draws are split between two distributions, each checked at
-# 5e-7): see frequency_tolerance in tests/helpers.py. A wrong temperature or filter moves far more.
+# 5e-7): see frequency_tolerance in tests/helpers/decoding.py. A wrong temperature or filter moves far more.
 N_DRAWS = 2**14
 VOCAB = 7
 
